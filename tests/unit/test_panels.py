@@ -255,7 +255,8 @@ def test_build_panels_failing_builder_isolated(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setitem(panels._BUILDERS, "analytics", boom)
     result = build_panels(doc)
-    assert result["analytics"] == {"title": "ERROR", "lines": ["analytics: ValueError: bad pcr\\n/secret/path.py"]}
+    expected_line = "analytics: ValueError: bad pcr\\n/secret/path.py"
+    assert result["analytics"] == {"title": "ERROR", "lines": [expected_line]}
     assert {k: v for k, v in result.items() if k != "analytics"} == {
         k: v for k, v in baseline.items() if k != "analytics"}
 
