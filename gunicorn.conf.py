@@ -37,6 +37,9 @@ preload_app = False
 max_requests = int(os.environ.get("G6_MAX_REQUESTS", "0"))
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 
+# No control socket: several instances may run on one machine, and signals suffice.
+control_socket_disable = True
+
 accesslog = os.environ.get("G6_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("G6_LOG_LEVEL", "info")

@@ -84,8 +84,8 @@ def _rate(raw: str) -> tuple[int, float] | None:
 
 def _bind(raw: str) -> str:
     host, sep, port = raw.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected HOST:PORT")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("expected HOST:PORT (port 0: any free port)")
     return raw.strip()
 
 
