@@ -124,6 +124,8 @@ class Settings:
     sse_ua_allow: tuple[str, ...] = _setting("G6_SSE_UA_ALLOW", _csv, ())
     sse_allow_origin: str | None = _setting("G6_SSE_ALLOW_ORIGIN", _optional_str, None)
     trusted_proxies: tuple[Network, ...] = _setting("G6_TRUSTED_PROXIES", _networks, ())
+    sse_send_buffer_bytes: int = _setting("G6_SSE_SEND_BUFFER_BYTES", _non_negative_int, 0)
+    state_dir: str | None = _setting("G6_STATE_DIR", _optional_str, None)
     redis_url: str | None = _setting("G6_REDIS_URL", _optional_str, None, secret=True)
     ingest_token: str | None = _setting("G6_INGEST_TOKEN", _optional_str, None, secret=True)
 

@@ -18,27 +18,40 @@ import tempfile
 logger = logging.getLogger(__name__)
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
-_CREATED_MARK = "G6_PROMETHEUS_DIR_CREATED"
+STATE_ENV = "G6_STATE_DIR"
+_CREATED = "G6_PRIVATE_DIRS_CREATED"
+
+
+def _directory(environ, name: str, prefix: str) -> str:
+    """The directory named by ``environ[name]``, or a new private one recorded for on_exit."""
+    path = environ.get(name)
+    if not path:
+        path = tempfile.mkdtemp(prefix=prefix)
+        environ[name] = path
+        environ[_CREATED] = os.pathsep.join(filter(None, [environ.get(_CREATED), path]))
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def prepare_multiprocess_dir(environ=os.environ) -> str:
     """Use the configured directory (emptied of stale files) or create a private one.
 
     Called from ``on_starting``: no worker of this server exists yet, so nothing live is lost."""
-    path = environ.get(ENV)
-    if not path:
-        path = tempfile.mkdtemp(prefix="g6app-prometheus-")
-        environ[ENV] = path
-        environ[_CREATED_MARK] = path
-    os.makedirs(path, exist_ok=True)
+    path = _directory(environ, ENV, "g6app-prometheus-")
     for stale in glob.glob(os.path.join(path, "*.db")):
         os.remove(stale)
     return path
 
 
+def prepare_state_dir(environ=os.environ) -> str:
+    """The directory where workers share admission state (connection slots, connect rates)."""
+    return _directory(environ, STATE_ENV, "g6app-state-")
+
+
 def on_starting(server) -> None:
     path = prepare_multiprocess_dir()
-    server.log.info("prometheus multiprocess dir=%s", path)
+    state = prepare_state_dir()
+    server.log.info("prometheus multiprocess dir=%s state dir=%s", path, state)
 
 
 def post_worker_init(worker) -> None:
@@ -54,6 +67,5 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    created = os.environ.get(_CREATED_MARK)
-    if created:
+    for created in filter(None, os.environ.get(_CREATED, "").split(os.pathsep)):
         shutil.rmtree(created, ignore_errors=True)

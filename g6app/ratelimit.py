@@ -39,3 +39,15 @@ class TokenBucket:
         """How long until ``try_take`` can succeed (0 when it can now)."""
         self._refill()
         return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+
+def gcra(tat: float, now: float, count: int, window_seconds: float) -> tuple[bool, float, float]:
+    """At most ``count`` events per ``window_seconds`` (sliding), from one stored number.
+
+    ``tat`` is the theoretical arrival time kept per key (0 for a new key). Returns
+    ``(allowed, new_tat, retry_after_seconds)``; a refused event does not change ``tat``."""
+    interval = window_seconds / count
+    tat = max(tat, now)
+    if tat + interval - now > window_seconds + 1e-9:
+        return False, tat, tat + interval - window_seconds - now
+    return True, tat + interval, 0.0
