@@ -31,29 +31,36 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected 1/0, true/false, yes/no or on/off")
 
 
+def _number(raw: str, kind: type, expected: str):
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected {expected}") from None
+
+
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(raw, float, "a positive number")
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a positive number")
     return value
 
 
 def _non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(raw, float, "a number >= 0")
     if not value >= 0 or value == float("inf"):
         raise ValueError("expected a number >= 0")
     return value
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _number(raw, int, "a whole number > 0")
     if value <= 0:
         raise ValueError("expected a whole number > 0")
     return value
 
 
 def _non_negative_int(raw: str) -> int:
-    value = int(raw)
+    value = _number(raw, int, "a whole number >= 0")
     if value < 0:
         raise ValueError("expected a whole number >= 0")
     return value

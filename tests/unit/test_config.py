@@ -131,8 +131,6 @@ def test_config_bad_variables_reported_together():
     assert "not-an-address" in text
 
 
-@pytest.mark.xfail(strict=True, reason="non-numeric values report Python's int()/float() message, "
-                                       "not the expected form")
 def test_config_non_numeric_value_says_what_was_expected():
     """A non-numeric number names what was expected, like every other bad value."""
     with pytest.raises(SettingsError) as info:
