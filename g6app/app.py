@@ -15,10 +15,13 @@ from flask import Flask, current_app, g, request
 from prometheus_client import CollectorRegistry
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import __version__, api, errors, stream
+from . import __version__, api, errors, ingest, stream
 from .config import Settings
+from .dashboard import bp as dashboard_bp
 from .hub import Hub
+from .limits import make_limits
 from .metrics import Metrics, exposition_app
+from .redis_source import RedisSource
 from .service import Service
 from .source import FileSource
 
@@ -31,9 +34,10 @@ def create_app(settings: Settings | None = None, *,
     environ = os.environ if environ is None else environ
     settings = settings if settings is not None else Settings.from_env(environ)
     metrics = Metrics(CollectorRegistry(auto_describe=True))
-    source = FileSource(settings.status_file, settings.status_max_bytes)
+    source = (RedisSource(settings.redis_url, settings.status_max_bytes) if settings.redis_url
+              else FileSource(settings.status_file, settings.status_max_bytes))
     hub = Hub(source, settings, metrics)
-    service = Service(settings, metrics, source, hub, version=__version__)
+    service = Service(settings, metrics, source, hub, make_limits(settings), version=__version__)
 
     app = Flask(__name__)
     app.json.sort_keys = False
@@ -41,6 +45,8 @@ def create_app(settings: Settings | None = None, *,
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(stream.bp)
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(dashboard_bp)
     app.before_request(_assign_request_id)
     app.after_request(_decorate_response)
     if settings.summary_metrics_http:
