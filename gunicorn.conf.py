@@ -41,6 +41,10 @@ max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 control_socket_disable = True
 
 accesslog = os.environ.get("G6_ACCESS_LOG", "-")
+# The usual combined format plus the request id (the X-Request-ID echoed on every answer);
+# the logger class strips tokens from the request line, query string and headers.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
+logger_class = "g6app.accesslog.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("G6_LOG_LEVEL", "info")
 

@@ -25,6 +25,7 @@ class Service:
     metrics: Metrics
     source: Any
     hub: Hub
+    limits: Any
     version: str
     active_streams: int = 0  # streams open in this worker
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -38,6 +39,8 @@ class Service:
         """Start the hub's poller (a greenlet under gevent's patched threading)."""
         if self._threads:
             return
+        if hasattr(self.source, "start"):
+            self.source.start()
         poller = threading.Thread(target=self.hub.run, args=(self._stop,),
                                   name="g6app-hub", daemon=True)
         self._threads.append(poller)
@@ -60,3 +63,5 @@ class Service:
             logger.info("service stopping reason=%s", reason)
         self.hub.close(reason)
         self._stop.set()
+        if hasattr(self.source, "stop"):
+            self.source.stop()

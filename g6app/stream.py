@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
-from . import events
+from . import admission, events
 from .errors import ApiError
 from .panels import PANEL_KEYS
 from .ratelimit import TokenBucket
@@ -33,7 +33,7 @@ class EventStream:
 
     def __init__(self, service: Any, keys: tuple[str, ...], resume: State | None,
                  resume_id: str | None, sock: socket.socket | None = None,
-                 on_close: Any = None):
+                 request_id: str = "-"):
         self.service = service
         self.hub = service.hub
         self.metrics = service.metrics
@@ -42,7 +42,7 @@ class EventStream:
         self.resume = resume
         self.resume_id = resume_id
         self.sock = sock
-        self.on_close = on_close
+        self.request_id = request_id
         rate = self.settings.sse_events_per_sec
         self.bucket = TokenBucket(rate, 2 * rate) if rate > 0 else None
         self._writing_since: float | None = None
@@ -69,8 +69,8 @@ class EventStream:
         self.metrics.active_connections.dec()
         self.metrics.disconnects.inc()
         self.metrics.connection_duration.observe(now - started)
-        if self.on_close is not None:
-            self.on_close()
+        logger.info("stream closed request_id=%s duration_seconds=%.1f", self.request_id,
+                    now - started)
 
     def _write(self, blob: bytes, published_at: float | None = None) -> bytes:
         sizes = events.split_sizes(blob)
@@ -164,6 +164,7 @@ class EventStream:
 
 bp = Blueprint("stream", __name__)
 
+PREFLIGHT_HEADERS = "Authorization, X-API-Token, Last-Event-ID, X-Request-ID, Cache-Control"
 STREAM_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
@@ -181,18 +182,41 @@ def parse_panels(raw: str | None) -> tuple[str, ...]:
     return tuple(key for key in PANEL_KEYS if key in wanted)
 
 
-@bp.get("/summary/events")
+@bp.route("/summary/events", methods=["GET", "OPTIONS"])
 def summary_events():
     """The live stream: hello, then the full state or a resume diff, then changes."""
     service = current_app.extensions["g6app"]
     if not service.settings.sse_http:
         raise ApiError(404, "event stream disabled")
+    if request.method == "OPTIONS":
+        return preflight(service.settings)
+    request_id = g.request_id
+    address = admission.check_identity(service, request, request_id)
     keys = parse_panels(request.args.get("panels"))
     held_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    release = admission.take_capacity(service, address, request_id)
     service.hub.refresh_if_idle()
     resume = service.hub.find(held_id, keys) if held_id else None
     if held_id:
         service.metrics.resumes.labels(result="hit" if resume else "miss").inc()
-    stream = EventStream(service, keys, resume, held_id,
-                         sock=request.environ.get("gunicorn.socket"))
-    return Response(iter(stream), headers=STREAM_HEADERS, content_type=CONTENT_TYPE)
+    logger.info("stream opened client=%s request_id=%s panels=%s resume=%s", address, request_id,
+                ",".join(keys) if keys != PANEL_KEYS else "all",
+                "hit" if resume else ("miss" if held_id else "none"))
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None and service.settings.sse_send_buffer_bytes:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, service.settings.sse_send_buffer_bytes)
+    stream = EventStream(service, keys, resume, held_id, sock=sock, request_id=request_id)
+    response = Response(iter(stream), headers=STREAM_HEADERS, content_type=CONTENT_TYPE)
+    if release is not None:
+        response.call_on_close(release)
+    return response
+
+
+def preflight(settings) -> Response:
+    """CORS preflight: which origin, methods and request headers a browser may use."""
+    response = Response(status=204)
+    if settings.sse_allow_origin:
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = PREFLIGHT_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
