@@ -2,7 +2,8 @@
 
 The master prepares ``PROMETHEUS_MULTIPROC_DIR`` once before any worker exists (never while
 workers live) and marks each exited worker dead; a worker starts its service after it is
-initialised and says bye on every stream when gunicorn tells it to stop.
+initialised and says bye on every stream when gunicorn tells it to stop. An exited worker's
+metric files are folded into per-type archives (g6app.multiproc) so scrapes stay fast.
 prometheus_client is imported inside the hooks only, after the directory is decided, because
 it picks its multiprocess mode when first imported.
 """
@@ -61,9 +62,22 @@ def post_worker_init(worker) -> None:
 
 
 def child_exit(server, worker) -> None:
+    """Drop the dead worker's live gauges, then fold its counters and histograms away."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    from .multiproc import dead_ids, fold
+
+    path = os.environ.get(ENV)
+    if not path:
+        return
+    multiprocess.mark_process_dead(worker.pid, path)
+    live = [*server.WORKERS, os.getpid()]  # gunicorn removed the dead worker already
+    try:
+        folded = fold(path, dead_ids(path, live) | {str(worker.pid)})
+    except (OSError, ValueError, RuntimeError) as exc:  # files stay; the next exit retries
+        server.log.warning("metrics fold failed pid=%s error=%s", worker.pid, exc)
+        return
+    server.log.debug("metrics folded pid=%s files=%s", worker.pid, folded)
 
 
 def on_exit(server) -> None:

@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
-from prometheus_client.multiprocess import MultiProcessCollector
 
+from .multiproc import LockedCollector
 from .panels import PANEL_KEYS
 
 EVENT_SIZE_BUCKETS_BYTES = (64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
@@ -109,5 +109,5 @@ def exposition_app(metrics: Metrics, environ: Mapping[str, str] = os.environ):
     if path is None:
         return make_wsgi_app(metrics.registry)
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=path)
+    LockedCollector(path, registry=registry)
     return make_wsgi_app(registry)
