@@ -61,6 +61,8 @@ def readyz():
 
 def not_ready_reason(source, stale_seconds: float) -> str | None:
     """Why the service should not receive traffic yet, or None when it should."""
+    if getattr(source, "unavailable", None):
+        return source.unavailable
     age = source.age_seconds()
     if age is None:
         return source.last_error or "no status read yet"

@@ -6,9 +6,11 @@ reporting. It does not build panels or notify anyone: the hub polls it and decid
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +99,21 @@ class FileSource:
         self._in_incident = True
         logger.warning("status source error path=%s error=%s", self.path, message)
         return Reading(error=message)
+
+    def store(self, document: dict[str, Any]) -> None:
+        """Replace the file atomically (ingest): a temp file in the same directory, then rename."""
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
 
     def age_seconds(self) -> float | None:
         """Seconds since the last good document was written, None before the first."""
