@@ -52,6 +52,7 @@ class Hub:
         self.panel_update_counts = dict.fromkeys(PANEL_KEYS, 0)
         self.current = self._new_state(None, seq=0)
         self._remember(self.current)
+        self.metrics.source_age.set(-1)  # no status read yet, as documented; not "fresh"
         self.published_at = time.monotonic()
 
     # -- publishing -----------------------------------------------------------------------
