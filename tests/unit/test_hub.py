@@ -47,6 +47,7 @@ def test_hub_starts_waiting_then_publishes(path: Path):
     hub = make_hub(path)
     assert hub.current.seq == 0 and hub.current.cycle is None
     waiting = hub.current
+    assert sample(hub, "g6_summary_status_age_seconds") == -1
     assert hub.refresh() is True
     assert hub.current.seq == 1 and hub.current.cycle == 40105
     assert hub.current.id != waiting.id
