@@ -42,9 +42,10 @@ control_socket_disable = True
 
 accesslog = os.environ.get("G6_ACCESS_LOG", "-")
 # The usual combined format plus the request id (the X-Request-ID echoed on every answer);
-# the logger class strips tokens from the request line, query string and headers.
+# the logger class strips tokens from the request line, query string and headers, and gives
+# the g6app loggers gunicorn's error-log handlers and level.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
-logger_class = "g6app.accesslog.RedactingLogger"
+logger_class = "g6app.logs.GunicornLogger"
 errorlog = "-"
 loglevel = os.environ.get("G6_LOG_LEVEL", "info")
 

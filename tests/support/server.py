@@ -136,3 +136,34 @@ class GunicornServer:
         self.proc.wait(timeout=10)
         self._log.close()
         return self.proc.returncode
+
+
+def socket_owner_pid(server: GunicornServer, client_port: int) -> int | None:
+    """The worker whose socket is connected to our local ``client_port`` (from /proc/net/tcp*)."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if local_port == server.port and remote_port == client_port:
+                inode = fields[9]
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in server.worker_pids():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == target:
+                    return pid
+            except OSError:
+                continue
+    return None

@@ -101,6 +101,14 @@ class SSEClient:
                     return
             self._buf += self._recv(deadline)
 
+    def json(self, timeout_seconds: float = 5) -> Any:
+        """The body of a non-stream answer (sized by Content-Length), decoded."""
+        deadline = time.monotonic() + timeout_seconds
+        length = int(self.headers["content-length"])
+        while len(self._buf) < length:
+            self._buf += self._recv(deadline)
+        return json.loads(self._buf[:length])
+
     def read_body(self, timeout_seconds: float = 5) -> bytes:
         """Everything until the server closes (for non-stream answers)."""
         deadline = time.monotonic() + timeout_seconds

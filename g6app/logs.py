@@ -1,12 +1,13 @@
-"""gunicorn's access log, with credentials removed: ``logger_class = "g6app.accesslog.RedactingLogger"``.
+"""gunicorn's logger for g6app: ``logger_class = "g6app.logs.GunicornLogger"``.
 
-Tokens reach the stream as ``?access_token=`` (browsers' EventSource cannot send headers), as
-``X-API-Token`` or as ``Authorization``; none of them may land in a log line. Only the log
-formatting is changed; what gunicorn logs and where is configured in gunicorn.conf.py.
+Two jobs: the package's own loggers (``g6app.*``) write through gunicorn's error log handlers
+at gunicorn's level, and the access log never carries a credential (tokens arrive as
+``?access_token=``, ``X-API-Token`` or ``Authorization``). Where logs go is gunicorn's config.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from gunicorn.glogging import Logger
@@ -29,8 +30,15 @@ def redact(atoms: dict) -> dict:
     return clean
 
 
-class RedactingLogger(Logger):
-    """gunicorn's Logger whose access-log atoms never carry a credential."""
+class GunicornLogger(Logger):
+    """gunicorn's Logger, shared with the ``g6app`` loggers, with credential-free access logs."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        package = logging.getLogger("g6app")
+        package.handlers = list(self.error_log.handlers)
+        package.setLevel(self.error_log.level)
+        package.propagate = False
 
     def atoms(self, resp, req, environ, request_time):
         return redact(super().atoms(resp, req, environ, request_time))
