@@ -134,6 +134,7 @@ class Settings:
     sse_send_buffer_bytes: int = _setting("G6_SSE_SEND_BUFFER_BYTES", _non_negative_int, 0)
     state_dir: str | None = _setting("G6_STATE_DIR", _optional_str, None)
     redis_url: str | None = _setting("G6_REDIS_URL", _optional_str, None, secret=True)
+    redis_lease_seconds: float = _setting("G6_REDIS_LEASE_SECONDS", _positive_float, 15.0)
     ingest_token: str | None = _setting("G6_INGEST_TOKEN", _optional_str, None, secret=True)
 
     @classmethod

@@ -176,7 +176,13 @@ class FileLimits:
 
 
 def make_limits(settings) -> Limits:
-    """The backend for this deployment: shared files under gunicorn, memory otherwise."""
+    """The backend for this deployment: Redis across instances, shared files under gunicorn,
+    memory otherwise."""
+    if settings.redis_url:
+        from .redis_limits import RedisLimits  # imports this module: import on use
+
+        return RedisLimits(settings.redis_url, settings.sse_max_connections,
+                           settings.sse_ip_connect_rate, settings.redis_lease_seconds)
     if settings.state_dir:
         return FileLimits(settings.state_dir, settings.sse_max_connections,
                           settings.sse_ip_connect_rate)
