@@ -35,14 +35,16 @@ def latency_summary(latencies_seconds: Sequence[float], prefix: str) -> dict[str
 
 def change_coverage(conns: Sequence[Any], last_seq: int) -> dict[str, int]:
     """How many clients received every change written after their snapshot, and the misses."""
-    complete = missed = 0
+    complete = missed = updated = 0
     for conn in conns:
         if conn.snapshot_seq is None:
             continue
         gap = max(0, last_seq - conn.snapshot_seq - conn.seqs)
         missed += gap
         complete += gap == 0
-    return {"clients_all_changes": complete, "changes_missed_total": missed}
+        updated += conn.seqs > 0
+    return {"clients_with_updates": updated, "clients_all_changes": complete,
+            "changes_missed_total": missed}
 
 
 def per_conn_rates(window_events: Sequence[int], seconds: float) -> float | None:
