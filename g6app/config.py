@@ -66,6 +66,13 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+def _event_bytes(raw: str) -> int:
+    value = _positive_int(raw)
+    if value < 1024:
+        raise ValueError("expected at least 1024 (room for one event's envelope and a panel)")
+    return value
+
+
 def _optional_str(raw: str) -> str | None:
     return raw.strip() or None
 
@@ -116,7 +123,7 @@ class Settings:
     sse_keepalive_seconds: float = _setting("G6_SSE_KEEPALIVE_SECONDS", _positive_float, 15.0)
     sse_retry_ms: int = _setting("G6_SSE_RETRY_MS", _positive_int, 3000)
     sse_history_size: int = _setting("G6_SSE_HISTORY_SIZE", _positive_int, 64)
-    sse_max_event_bytes: int = _setting("G6_SSE_MAX_EVENT_BYTES", _positive_int, 65536)
+    sse_max_event_bytes: int = _setting("G6_SSE_MAX_EVENT_BYTES", _event_bytes, 65536)
     sse_events_per_sec: float = _setting("G6_SSE_EVENTS_PER_SEC", _non_negative_float, 0.0)
     sse_write_timeout_seconds: float = _setting(
         "G6_SSE_WRITE_TIMEOUT_SECONDS", _positive_float, 30.0
