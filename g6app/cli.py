@@ -13,6 +13,7 @@ import sys
 COMMANDS = {
     "demo": ("g6app.demo", "run the server with a live simulated status feed"),
     "simulate": ("g6app.simulator", "write simulated status documents to a file"),
+    "watch": ("g6app.watch", "show the live panels of a server in the terminal"),
     "publish": ("g6app.publish", "push a status document to a server's ingest endpoint"),
     "bench": ("g6app.bench", "measure the stream server with many clients (see BENCHMARKS.md)"),
 }
