@@ -255,6 +255,10 @@
     }
   }
 
+  if (panelFilter) {
+    const wanted = panelFilter.split(",").map((key) => key.trim());
+    for (const card of document.querySelectorAll(".card")) card.hidden = !wanted.includes(card.dataset.key);
+  }
   window.addEventListener("online", () => { if (st.timer) connect(); });
   setInterval(tick, 1000);
   setInterval(pollHealth, HEALTH_EVERY_MS);

@@ -53,9 +53,9 @@ def page(browser):
 
 
 def open_live(page, url: str) -> None:
-    page.goto(url + "/")
+    page.goto(url if "/?" in url else url + "/")
     page.wait_for_selector('#conn[data-state="live"]', timeout=LOAD_MS)
-    expect(page.locator('.card[data-hash=""]')).to_have_count(0, timeout=LOAD_MS)
+    expect(page.locator('.card:not([hidden])[data-hash=""]')).to_have_count(0, timeout=LOAD_MS)
 
 
 def card_text(page, key: str) -> str:
@@ -137,3 +137,32 @@ def test_dashboard_fits_a_phone_and_follows_dark_mode(gunicorn_server, browser):
         page.screenshot(path=str(ARTIFACTS / "dashboard-phone-dark.png"))
     finally:
         context.close()
+
+
+def test_dashboard_token_from_url_is_used_and_hidden(gunicorn_server, page):
+    """?access_token= opens the stream, then leaves the address bar and never hits the console."""
+    token = "dash-token-5b1e"
+    server = gunicorn_server(env={"G6_SSE_API_TOKEN": token})
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    open_live(page, server.url + f"/?panels=indices,alerts&access_token={token}#top")
+    assert token not in page.url and page.url.endswith("/?panels=indices%2Calerts#top")
+    assert page.evaluate("sessionStorage.getItem('g6.token')") == token
+    assert "19,980.40" in card_text(page, "indices")
+    shown = page.eval_on_selector_all(".card:not([hidden])", "cs => cs.map(c => c.dataset.key)")
+    assert shown == ["indices", "alerts"]
+    assert not any(token in text for text in console)
+
+
+def test_dashboard_asks_for_a_token_once_and_connects(gunicorn_server, page):
+    """Without a token the page shows the token form (401); a typed token connects it."""
+    token = "typed-token-77c0"
+    server = gunicorn_server(env={"G6_SSE_API_TOKEN": token})
+    page.goto(server.url + "/")
+    page.wait_for_selector('#conn[data-state="auth"]', timeout=LOAD_MS)
+    assert page.is_visible("#token-form")
+    page.fill("#token", token)
+    page.click("#token-form button")
+    page.wait_for_selector('#conn[data-state="live"]', timeout=LOAD_MS)
+    assert not page.is_visible("#token-form") and page.input_value("#token") == ""
+    expect(page.locator("#panel-resources .lines")).to_contain_text("cpu 7.3%", timeout=LOAD_MS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -152,3 +153,17 @@ def test_watch_unknown_panel_is_a_clear_error(gunicorn_server):
                           cwd=ROOT, capture_output=True, text=True, timeout=EXIT_SECONDS)
     assert done.returncode == 2
     assert "HTTP 400" in done.stderr and "nope" in done.stderr
+
+
+def test_watch_token_is_sent_and_its_absence_is_a_clear_error(gunicorn_server):
+    """Without the token the client stops with 401 (status 2); with --token it shows the panels."""
+    server = gunicorn_server(env={"G6_SSE_API_TOKEN": "watch-token-31"})
+    command = [sys.executable, "-m", "g6app", "watch", server.url, "--once"]
+    denied = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                            timeout=EXIT_SECONDS,
+                            env={k: v for k, v in os.environ.items() if k != "G6_SSE_API_TOKEN"})
+    assert denied.returncode == 2 and "HTTP 401" in denied.stderr
+    allowed = subprocess.run([*command, "--token", "watch-token-31"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=EXIT_SECONDS)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "verified 8/8" in allowed.stdout and "watch-token-31" not in allowed.stdout
