@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,12 @@ def test_fold_interrupted_after_commit_is_finished_not_double_counted(directory,
     assert not (directory / "counter_101.db").exists()
     assert fold(str(directory), [101]) == 0
     assert totals(directory) == before
+
+
+def test_collector_skips_a_file_not_yet_sized(directory):
+    """A file a starting worker has created but not sized yet is skipped, not a failed scrape."""
+    before = totals(directory, LockedCollector(str(directory)).collect)
+    (directory / "counter_104.db").touch()
+    with pytest.raises(struct.error):  # what prometheus_client alone does
+        MultiProcessCollector.merge([str(p) for p in directory.glob("*.db")])
+    assert totals(directory, LockedCollector(str(directory)).collect) == before
