@@ -103,13 +103,13 @@ def render(board: Board, status: Status, now: float, width: int) -> Group:
     for key in board.keys:
         panel = board.panels.get(key)
         if panel is None:
-            cells.append(RichPanel(Text("waiting…", style="dim"), title=key))
+            cells.append(RichPanel(Text("waiting…", style="dim"), title=Text(key)))
             continue
         flashing = now - panel.changed_at < FLASH_SECONDS and board.updates > 0
         title = panel.title + ("" if panel.verified else "  [hash mismatch]")
         border = "red" if not panel.verified else "yellow" if flashing else "blue"
         cells.append(RichPanel(Text("\n".join(panel.lines), no_wrap=True, overflow="ellipsis"),
-                               title=title, title_align="left", border_style=border))
+                               title=Text(title), title_align="left", border_style=border))
     for start in range(0, len(cells), columns):
         grid.add_row(*cells[start:start + columns])
     return Group(bar, grid)

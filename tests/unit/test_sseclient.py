@@ -144,6 +144,9 @@ def test_board_flags_a_panel_whose_hash_does_not_match():
     board.apply(_event("panel_update", {"cycle": 1, "id": "z", "updates": [entry]}, "z"), 2.0)
     assert not board.panels["alerts"].verified and board.mismatches == 1
     assert "!! hash mismatch" in plain_text(board)
+    console = Console(record=True, width=100, file=io.StringIO(), color_system=None)
+    console.print(render(board, Status("live"), now=3.0, width=100))
+    assert "Alerts  [hash mismatch]" in console.export_text()
 
 
 def test_board_counts_a_resume_only_when_hello_names_the_held_state():
