@@ -79,7 +79,8 @@ class RedisLimits:
         self._held: set[str] = set()
         self._ids = itertools.count()
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._renewer: threading.Thread | None = None
+        self._lock = threading.Lock()  # guards _held and _renewing
+        self._renewing = False
         self._failing = False
 
     def _script(self, name: str):
@@ -101,14 +102,14 @@ class RedisLimits:
         self._recovered()
         if not taken:
             return None
-        self._held.add(member)
-        self._start_renewer()
+        self._hold(member)
         done = threading.Lock()
 
         def release() -> None:
             if not done.acquire(blocking=False):
                 return
-            self._held.discard(member)
+            with self._lock:
+                self._held.discard(member)
             try:
                 self._client.zrem(SLOTS_KEY, member)
             except redis.RedisError as exc:  # the lease runs out by itself
@@ -127,22 +128,31 @@ class RedisLimits:
 
     # -- leases -----------------------------------------------------------------------------
 
-    def _start_renewer(self) -> None:
-        if self._renewer is None or not self._renewer.is_alive():
-            self._renewer = threading.Thread(target=self._renew_forever,
-                                             name="g6app-redis-leases", daemon=True)
-            self._renewer.start()
+    def _hold(self, member: str) -> None:
+        """Remember a taken slot; start the renewer unless it is running."""
+        with self._lock:
+            self._held.add(member)
+            if self._renewing:
+                return
+            self._renewing = True
+        threading.Thread(target=self._renew_while_holding, name="g6app-redis-leases",
+                         daemon=True).start()
 
-    def _renew_forever(self) -> None:
+    def _renew_while_holding(self) -> None:
         """Renew every third of the lease while this worker holds slots; end when it holds none."""
         wait = threading.Event()
-        while self._held:
+        while True:
             wait.wait(self.lease_seconds / 3)
+            with self._lock:
+                if not self._held:
+                    self._renewing = False
+                    return
             self.renew()
 
     def renew(self) -> int:
         """Extend every lease this worker holds; the number renewed (0 when Redis is down)."""
-        members = list(self._held)
+        with self._lock:
+            members = list(self._held)
         if not members:
             return 0
         try:

@@ -172,9 +172,13 @@ def test_redis_limits_cap_is_shared_and_released(redis_server: RedisServer):
 
 def test_redis_limits_expired_leases_free_slots(redis_server: RedisServer):
     """Slots whose holder stopped renewing (a killed instance) are free after the lease."""
-    dead = RedisLimits(redis_server.url, 1, None, lease_seconds=1.0)
-    assert dead.acquire_slot() is not None
-    dead._held.clear()  # the holder stops renewing, as a killed process would
+    admin = connect(redis_server.url)
+    try:
+        seconds, micros = admin.time()
+        # What a killed worker leaves behind: a slot whose lease nobody renews any more.
+        admin.zadd(SLOTS_KEY, {"dead-host:1234:0": seconds + micros / 1e6 + 1.0})
+    finally:
+        admin.close()
     alive = RedisLimits(redis_server.url, 1, None, lease_seconds=1.0)
     assert alive.acquire_slot() is None
     assert wait_until(alive.acquire_slot, 10, message="slot after lease expiry") is not None
