@@ -31,10 +31,20 @@ def open_files():
 def gauge_share(server, pid: int) -> float:
     """One worker's share of the active-connections gauge, read from its own file."""
     path = server.metrics_dir / f"gauge_livesum_{pid}.db"
+    if not path.exists():  # the worker is still booting
+        return 0.0
     for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):
         if json.loads(key)[0] == "g6_sse_http_active_connections":
             return value
     return 0.0
+
+
+def assert_only_live_and_archive_files(server) -> None:
+    """Dead workers' files were folded away: only live workers' files and archives remain."""
+    allowed = {str(pid) for pid in server.worker_pids()} | {"archive"}
+    owners = {path.stem.rsplit("_", 1)[1] for path in server.metrics_dir.glob("*.db")}
+    assert owners <= allowed, owners - allowed
+    assert (server.metrics_dir / "counter_archive.db").exists()
 
 
 def assert_all_said_bye(streams: ManyStreams) -> None:
@@ -98,6 +108,8 @@ def test_lifecycle_max_requests_recycles_workers_with_bye(gunicorn_server):
         assert_all_said_bye(streams)
     wait_until(lambda: len(server.worker_pids()) == 2, timeout_seconds=20, message="2 workers")
     assert server.get_json("/healthz")[0] == 200
+    assert_only_live_and_archive_files(server)
+    assert scrape(server)["g6_sse_http_connections_total"] == 20
     assert "Worker graceful timeout" not in server.log()
 
 
@@ -129,3 +141,4 @@ def test_lifecycle_sigkill_loses_only_the_victims_streams(gunicorn_server):
         after = scrape(server)
     assert after["g6_sse_http_connections_total"] == before["g6_sse_http_connections_total"] == total
     assert after["g6_sse_http_events_sent_total"] >= before["g6_sse_http_events_sent_total"]
+    assert_only_live_and_archive_files(server)
