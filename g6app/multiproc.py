@@ -70,10 +70,19 @@ def _combine(reducer: str, old: tuple[float, float] | None, new: tuple[float, fl
     return new if new_stamp > stamp else old  # mostrecent
 
 
+def _has_data(path: str) -> bool:
+    """False for a file a starting process has created but not yet sized (it holds nothing;
+    prometheus_client would fail reading it), or a live gauge just removed by its owner."""
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:
+        return False
+
+
 def merge_files(files: Iterable[str], reducer: str) -> dict[str, tuple[float, float]]:
     """Every key of ``files`` with its values combined by ``reducer`` (raw, not cumulative)."""
     merged: dict[str, tuple[float, float]] = {}
-    for path in files:
+    for path in filter(_has_data, files):
         for key, value, stamp, _ in MmapedDict.read_all_values_from_file(path):
             merged[key] = _combine(reducer, merged.get(key), (value, stamp))
     return merged
@@ -172,15 +181,6 @@ def fold(path: str, pids: Iterable[int | str]) -> int:
         _apply_journal(path)
     logger.debug("metrics files folded count=%s", len(dead))
     return len(dead)
-
-
-def _has_data(path: str) -> bool:
-    """False for a file a starting process has created but not yet sized (it holds nothing;
-    prometheus_client would fail reading it), or a live gauge just removed by its owner."""
-    try:
-        return os.path.getsize(path) > 0
-    except FileNotFoundError:
-        return False
 
 
 class LockedCollector:

@@ -218,3 +218,13 @@ def test_collector_skips_a_file_not_yet_sized(directory):
     with pytest.raises(struct.error):  # what prometheus_client alone does
         MultiProcessCollector.merge([str(p) for p in directory.glob("*.db")])
     assert totals(directory, LockedCollector(str(directory)).collect) == before
+
+
+def test_fold_removes_an_empty_file_of_a_worker_that_died_booting(directory):
+    """A worker killed between creating and sizing its file leaves an empty file: folded away."""
+    kill(directory, 101)
+    before = totals(directory)
+    (directory / "histogram_105.db").touch()
+    assert fold(str(directory), [101, 105]) == 7
+    assert not (directory / "histogram_105.db").exists()
+    assert totals(directory) == before
