@@ -61,7 +61,7 @@ def readyz():
 
 def not_ready_reason(source, stale_seconds: float) -> str | None:
     """Why the service should not receive traffic yet, or None when it should."""
-    if getattr(source, "unavailable", None):
+    if source.unavailable:
         return source.unavailable
     age = source.age_seconds()
     if age is None:

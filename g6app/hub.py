@@ -28,7 +28,8 @@ class Hub:
     """Fan-out point between one status source and every stream of this worker."""
 
     def __init__(self, source: Any, settings: Any, metrics: Any,
-                 build: Callable[[Mapping | None], dict] = build_panels):
+                 build: Callable[[Mapping | None], dict] = build_panels,
+                 clock: Callable[[], float] = time.monotonic):
         self.source = source
         self.metrics = metrics
         self._build = build
@@ -41,6 +42,8 @@ class Hub:
         self._cache: OrderedDict[tuple, bytes] = OrderedDict()
         self._history: OrderedDict[str, State] = OrderedDict()
         self._unchanged_ticks = 0
+        self._clock = clock
+        self._last_cycle_at = clock()
         self._running = False
         self.generation = 0
         self.heartbeat_seq = 0
@@ -118,7 +121,14 @@ class Hub:
         self.metrics.source_age.set(age if age is not None else -1)
         self.metrics.source_up.set(1 if self.source.last_error is None and age is not None else 0)
         if published:
+            self._last_cycle_at = self._clock()
             return
+        # A cycle is one refresh interval: extra refreshes (one-shot requests, or every waiting
+        # stream when no poller runs) must not make heartbeats come sooner.
+        now = self._clock()
+        if now - self._last_cycle_at < 0.9 * self._refresh_seconds:
+            return
+        self._last_cycle_at = now
         self._unchanged_ticks += 1
         if self._unchanged_ticks >= self._heartbeat_cycles:
             self._unchanged_ticks = 0

@@ -59,6 +59,9 @@ class FileSource:
         self._in_incident = False
         self.last_change: float | None = None  # wall time of the last good document
         self.last_error: str | None = None
+        # Why the source cannot be read at all now (gone, unreadable): not ready at once. A bad
+        # document is only an error: the last good state serves until it grows stale.
+        self.unavailable: str | None = None
         self.has_read = False
 
     def poll(self) -> Reading | None:
@@ -66,9 +69,12 @@ class FileSource:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return self._fail("status file missing", signature=None) if self.has_read else None
+            if not self.has_read:
+                return None
+            return self._fail("status file missing", signature=None, unavailable=True)
         except OSError as exc:
-            return self._fail(f"status file cannot be read ({exc.strerror})", signature=None)
+            return self._fail(f"status file cannot be read ({exc.strerror})", signature=None,
+                              unavailable=True)
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
         if signature == self._signature:
             return None
@@ -81,19 +87,23 @@ class FileSource:
         except SourceError as exc:
             return self._fail(str(exc), signature)
         except OSError as exc:
-            return self._fail(f"status file cannot be read ({exc.strerror})", signature)
+            return self._fail(f"status file cannot be read ({exc.strerror})", signature,
+                              unavailable=True)
         self._signature = signature
         self.has_read = True
         self.last_change = st.st_mtime
         self.last_error = None
+        self.unavailable = None
         if self._in_incident:
             logger.info("status source recovered path=%s", self.path)
         self._in_incident = False
         return Reading(document=document)
 
-    def _fail(self, message: str, signature: tuple[int, int, int] | None) -> Reading | None:
+    def _fail(self, message: str, signature: tuple[int, int, int] | None,
+              unavailable: bool = False) -> Reading | None:
         self._signature = signature
         self.last_error = message
+        self.unavailable = message if unavailable else None
         if self._in_incident:
             return None
         self._in_incident = True

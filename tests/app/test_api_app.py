@@ -153,8 +153,6 @@ def test_api_request_id_echoed(make_app):
     assert replaced != "bad id\x7f<>" and replaced.isalnum()
 
 
-@pytest.mark.xfail(strict=True, reason="readiness looks only at the last good read's age, not at a "
-                                       "file that disappeared since")
 def test_api_readyz_503_when_deleted_after_read(make_app, status_file: Path):
     """A status file that disappears after a good read makes the worker not ready."""
     client = make_app().test_client()

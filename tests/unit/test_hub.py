@@ -83,19 +83,54 @@ def test_hub_panel_update_metrics_per_panel(path: Path, doc: dict):
     assert hub.describe()["panel_updates"]["indices"] == after["indices"]
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cycled_hub(path: Path, **env: str) -> tuple[Hub, Clock]:
+    settings = Settings.from_env({"G6_STATUS_FILE": str(path), "G6_SUMMARY_REFRESH_SEC": "0.5",
+                                  **env})
+    clock = Clock()
+    source = FileSource(settings.status_file, settings.status_max_bytes)
+    return Hub(source, settings, Metrics(CollectorRegistry()), clock=clock), clock
+
+
 def test_hub_heartbeat_after_unchanged_cycles(path: Path):
-    """Every G6_SSE_HEARTBEAT_CYCLES unchanged refreshes bump heartbeat_seq and the generation."""
-    hub = make_hub(path, G6_SSE_HEARTBEAT_CYCLES="3")
+    """Every G6_SSE_HEARTBEAT_CYCLES unchanged refresh intervals bump heartbeat_seq and generation."""
+    hub, clock = cycled_hub(path, G6_SSE_HEARTBEAT_CYCLES="3")
     hub.refresh()
     generation = hub.generation
-    for _ in range(2):
+
+    def cycle() -> None:
+        clock.now += 0.5
         hub.refresh()
+    for _ in range(2):
+        cycle()
     assert hub.heartbeat_seq == 0 and hub.generation == generation
-    hub.refresh()
+    cycle()
     assert hub.heartbeat_seq == 1 and hub.generation == generation + 1
     for _ in range(6):
-        hub.refresh()
+        cycle()
     assert hub.heartbeat_seq == 3 and hub.generation == generation + 3
+
+
+def test_hub_extra_refreshes_do_not_hasten_heartbeats(path: Path):
+    """Many refreshes within one interval (requests, driven streams) count as one cycle at most."""
+    hub, clock = cycled_hub(path, G6_SSE_HEARTBEAT_CYCLES="2")
+    hub.refresh()
+    for _ in range(50):
+        hub.refresh()
+    assert hub.heartbeat_seq == 0
+    clock.now += 0.5
+    for _ in range(50):
+        hub.refresh()
+    clock.now += 0.5
+    hub.refresh()
+    assert hub.heartbeat_seq == 1
 
 
 def test_hub_error_keeps_current_state(path: Path, doc: dict):
