@@ -24,6 +24,7 @@ from .server import LocalServer, StatusWriter, cpu_seconds, describe_machine, pr
 ROOT = Path(__file__).resolve().parents[2]
 DRAIN_SECONDS = 1.0
 SETTLE_SECONDS = 1.0
+IDLE_SECONDS = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +163,10 @@ def measure(args: argparse.Namespace, url: str, root_pid: int | None,
         "server_cpu_seconds": round(cpu_used, 3) if has_pid else None,
         "server_cpu_us_per_event": (round(cpu_used / delivered * 1e6, 2)
                                     if has_pid and delivered else None),
+        "server_idle_cpu_percent": round(opened["idle_cpu_rate"] * 100, 2) if has_pid else None,
+        "server_cpu_us_per_event_net_of_idle": (
+            round((cpu_used - opened["idle_cpu_rate"] * loaded["elapsed_seconds"])
+                  / delivered * 1e6, 2) if has_pid and delivered else None),
         "client_cpu_seconds": round(loaded["client_cpu"], 3),
         "server_rss_bytes_idle": opened["rss_before"] if has_pid else None,
         "server_rss_bytes_per_stream": (
@@ -185,8 +190,11 @@ def open_streams(swarm: Swarm, args: argparse.Namespace, pids: Any) -> dict[str,
         c.snapshot_seq is not None or not c.open for c in swarm.conns))
     connect_seconds = time.monotonic() - started
     swarm.run(time.monotonic() + SETTLE_SECONDS, _idle)
+    idle_cpu, idle_started = cpu_seconds(pids()), time.monotonic()
+    swarm.run(idle_started + IDLE_SECONDS, _idle)  # streams open, no changes
+    idle_rate = (cpu_seconds(pids()) - idle_cpu) / (time.monotonic() - idle_started)
     return {"rss_before": rss_before, "rss_open": rss_bytes(pids()),
-            "connect_seconds": connect_seconds}
+            "connect_seconds": connect_seconds, "idle_cpu_rate": idle_rate}
 
 
 def _cpu_self() -> float:
@@ -209,6 +217,7 @@ def apply_load(swarm: Swarm, args: argparse.Namespace, writer: StatusWriter,
     window_seconds = time.monotonic() - started
     swarm.run(time.monotonic() + DRAIN_SECONDS, _idle)
     return {"changes": pacer.seq, "window_seconds": window_seconds,
+            "elapsed_seconds": time.monotonic() - started,
             "server_cpu": cpu_seconds(pids()) - cpu_before,
             "delivered": sum(swarm.by_type.values()) - events_before,
             "client_cpu": _cpu_self() - client_before}
