@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *,
     hub = Hub(source, settings, metrics)
     service = Service(settings, metrics, source, hub, make_limits(settings), version=__version__)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the dashboard blueprint serves its own files
     app.json.sort_keys = False
     app.extensions["g6app"] = service
     errors.register(app)
