@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,13 @@ class LocalServer:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self, timeout_seconds: float = 20) -> None:
+        """SIGTERM (SIGKILL of the group if it does not go in time); remove the work directory."""
+        try:
+            self._terminate(timeout_seconds)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _terminate(self, timeout_seconds: float) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
