@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import events
+from .broadcast import Broadcaster
 from .panels import PANEL_KEYS, build_panels, status_cycle
 from .state import State, make_state
 
@@ -53,6 +54,7 @@ class Hub:
         self._cache_hits = 0
         self._cache_lookups = 0
         self.panel_update_counts = dict.fromkeys(PANEL_KEYS, 0)
+        self.fanout = Broadcaster(self, metrics, settings.sse_keepalive_seconds)
         self.current = self._new_state(None, seq=0)
         self._remember(self.current)
         self.metrics.source_age.set(-1)  # no status read yet, as documented; not "fresh"
@@ -169,15 +171,22 @@ class Hub:
             while not stop.is_set():
                 try:
                     self.refresh()
+                    self.fanout.flush()
                 except Exception:  # a bug in one cycle must not stop the poller
                     logger.exception("hub refresh failed")
                 stop.wait(self._refresh_seconds)
         finally:
             self._running = False
 
+    @property
+    def running(self) -> bool:
+        """True while the background poller runs (and so the broadcaster writes)."""
+        return self._running
+
     def close(self, reason: str) -> None:
         """Ask every stream to say bye and end."""
         self.closing = reason
+        self.fanout.detach_all()
         self._wake()
 
     # -- encoded events, built once -----------------------------------------------------------

@@ -7,6 +7,7 @@ gets one update from what it holds to the newest state. Admission happens before
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from . import admission, events
+from .broadcast import Subscriber
 from .errors import ApiError
 from .panels import PANEL_KEYS
 from .ratelimit import TokenBucket
@@ -26,6 +28,12 @@ from .state import State
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_RETRY_SPREAD = 5  # a shutdown's bye asks for a reconnect after 1-5x the usual delay
+PING = encode_comment("ping")
+
+
+def deadline_left(deadline: float | None, now: float) -> float | None:
+    """Seconds until ``deadline`` (never negative), or None when there is none."""
+    return None if deadline is None else max(0.0, deadline - now)
 
 
 class EventStream:
@@ -33,7 +41,7 @@ class EventStream:
 
     def __init__(self, service: Any, keys: tuple[str, ...], resume: State | None,
                  resume_id: str | None, sock: socket.socket | None = None,
-                 request_id: str = "-"):
+                 request_id: str = "-", direct: bool = False):
         self.service = service
         self.hub = service.hub
         self.metrics = service.metrics
@@ -45,6 +53,8 @@ class EventStream:
         self.request_id = request_id
         rate = self.settings.sse_events_per_sec
         self.bucket = TokenBucket(rate, 2 * rate) if rate > 0 else None
+        # Direct writes by the hub's broadcaster: a chunked response on a real socket, no pacing.
+        self.direct = direct and sock is not None and self.bucket is None
         self._writing_since: float | None = None
 
     def __iter__(self) -> Iterator[bytes]:
@@ -74,7 +84,12 @@ class EventStream:
 
     def _write(self, blob: bytes, published_at: float | None = None) -> bytes:
         # One event per write is the common case: its size is the blob's, no split needed.
-        sizes = (len(blob),) if blob.count(b"\n\n") == 1 else events.split_sizes(blob)
+        if blob == PING:
+            sizes: tuple[int, ...] | list[int] = ()  # a comment, not an event
+        elif blob.count(b"\n\n") == 1:
+            sizes = (len(blob),)
+        else:
+            sizes = events.split_sizes(blob)
         if sizes:
             self.metrics.events_sent.inc(len(sizes))
             for size in sizes:
@@ -141,9 +156,15 @@ class EventStream:
                 self._writing_since = None
                 last_write = time.monotonic()
                 continue
+            if self.direct and hub.running and deadline_left(deadline, now) != 0:
+                after = self._sleep_attached(held, heartbeat_seq, error_seq, last_write, deadline)
+                if after is None:
+                    return
+                held, heartbeat_seq, error_seq, last_write = after
+                continue
             timeout = settings.sse_keepalive_seconds - (now - last_write)
             if timeout <= 0:
-                yield self._write(encode_comment("ping"))
+                yield self._write(PING)
                 self._writing_since = None
                 last_write = time.monotonic()
                 continue
@@ -152,6 +173,32 @@ class EventStream:
             if wait_for_token is not None:
                 timeout = min(timeout, wait_for_token)
             hub.wait(generation, max(timeout, 0.0))
+
+    def _sleep_attached(self, held: State, heartbeat_seq: int, error_seq: int,
+                        last_write: float, deadline: float | None) -> tuple | None:
+        """Let the broadcaster write for this stream until it detaches it; None ends the stream."""
+        fanout = self.hub.fanout
+        sub = Subscriber(self.sock, self.keys, held, heartbeat_seq, error_seq, last_write)
+        fanout.attach(sub)
+        try:
+            sub.wake.wait(deadline_left(deadline, time.monotonic()))
+        finally:
+            fanout.detach(sub)
+        if not sub.failed and sub.remainder:
+            self._writing_since = time.monotonic()
+            try:
+                self.sock.sendall(sub.remainder)
+                self._writing_since = None
+            except TimeoutError:
+                pass  # counted as a slow client on close
+            except OSError:
+                self._writing_since = None
+                sub.failed = True
+        if sub.failed or self._writing_since is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)  # gunicorn's last write fails at once
+            return None
+        return sub.held, sub.heartbeat_seq, sub.error_seq, sub.last_write
 
     def _bye(self, held: State, reason: str) -> bytes:
         retry_ms = None
@@ -206,7 +253,9 @@ def summary_events():
     sock = request.environ.get("gunicorn.socket")
     if sock is not None and service.settings.sse_send_buffer_bytes:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, service.settings.sse_send_buffer_bytes)
-    stream = EventStream(service, keys, resume, held_id, sock=sock, request_id=request_id)
+    chunked = request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and request.method == "GET"
+    stream = EventStream(service, keys, resume, held_id, sock=sock, request_id=request_id,
+                         direct=chunked)
     response = Response(iter(stream), headers=STREAM_HEADERS, content_type=CONTENT_TYPE)
     if release is not None:
         response.call_on_close(release)
