@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from g6app.broadcast import PING, Broadcaster, Subscriber, chunk
+from g6app.broadcast import PING, Subscriber, chunk
 from g6app.config import Settings
 from g6app.hub import Hub
 from g6app.metrics import Metrics, observe_many
