@@ -78,9 +78,10 @@ class Broadcaster:
         for sub in list(self._subscribers):
             self.detach(sub)
 
-    def _pending(self, sub: Subscriber, now: float) -> list[bytes]:
+    def _pending(self, sub: Subscriber, now: float) -> tuple[bytes, ...]:
+        """What ``sub`` is owed now (shared blobs), advancing what it holds and has seen."""
         hub, keys = self.hub, sub.keys
-        parts = []
+        parts: list[bytes] = []
         if hub.error_seq != sub.error_seq:
             sub.error_seq = hub.error_seq
             parts.append(self._error(sub.held.view_id(keys)))
@@ -95,7 +96,7 @@ class Broadcaster:
             parts.append(hub.heartbeat_bytes(current, keys))
         if not parts and now - sub.last_write >= self.keepalive_seconds:
             parts.append(PING)
-        return parts
+        return tuple(parts)
 
     def _error(self, held_id: str) -> bytes:
         key = (self.hub.error_seq, held_id)
@@ -119,20 +120,31 @@ class Broadcaster:
         self._flushed_generation = self.hub.generation
         if now >= self._next_keepalive_pass:
             self._next_keepalive_pass = now + self.keepalive_seconds / 4
-        sent: Counter[bytes] = Counter()
+        owed: dict[tuple, tuple[tuple[bytes, ...], bytes]] = {}  # streams in the same position
+        sent: Counter[tuple[bytes, ...]] = Counter()
         for count, sub in enumerate(list(self._subscribers), 1):
             if not sub.attached:
                 continue
-            parts = self._pending(sub, now)
-            if not parts:
-                continue
-            blob = parts[0] if len(parts) == 1 else b"".join(parts)
-            self._send(sub, chunk(blob), now)
-            for part in parts:
-                sent[part] += 1
+            position = (id(sub.held), sub.keys, sub.heartbeat_seq, sub.error_seq,
+                        now - sub.last_write >= self.keepalive_seconds)
+            known = owed.get(position)
+            if known is None:
+                parts = self._pending(sub, now)
+                known = owed[position] = (parts, chunk(b"".join(parts)) if parts else b"")
+            else:
+                self._advance(sub)
+            parts, framed = known
+            if parts:
+                self._send(sub, framed, now)
+                sent[parts] += 1
             if count % YIELD_EVERY == 0:
                 time.sleep(0)  # a cooperative yield under gevent
         self._count(sent)
+
+    def _advance(self, sub: Subscriber) -> None:
+        """Bring ``sub`` where ``_pending`` brought an earlier stream in the same position."""
+        hub = self.hub
+        sub.held, sub.error_seq, sub.heartbeat_seq = hub.current, hub.error_seq, hub.heartbeat_seq
 
     def _send(self, sub: Subscriber, framed: bytes, now: float) -> None:
         try:
@@ -148,14 +160,16 @@ class Broadcaster:
             sub.remainder = framed[written:]
             self.detach(sub)
 
-    def _count(self, sent: Counter[bytes]) -> None:
+    def _count(self, sent: Counter[tuple[bytes, ...]]) -> None:
+        """Metrics once per distinct write, however many streams it went to."""
         if not sent:
             return
         latency = time.monotonic() - self.hub.published_at
-        for blob, times in sent.items():
-            if blob is PING:  # a comment, not an event
+        for parts, times in sent.items():
+            sizes = [size for part in parts if part is not PING  # a comment, not an event
+                     for size in events.split_sizes(part)]
+            if not sizes:
                 continue
-            sizes = events.split_sizes(blob)
             self.metrics.events_sent.inc(len(sizes) * times)
             for size in sizes:
                 observe_many(self.metrics.event_size, size, times)

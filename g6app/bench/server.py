@@ -46,16 +46,16 @@ class StatusWriter:
         self.written_at: dict[int, float] = {}
 
     def write(self, seq: int) -> float:
-        """Write change ``seq`` and return the monotonic time the rename completed."""
+        """Write change ``seq``; return the monotonic time the rename completed, and keep its
+        wall-clock time (the clock of the kernel's receive timestamps) in ``written_at``."""
         document = copy.copy(self._document)
         document["indices"] = dict(document["indices"], **{SEQ_INDEX: {"ltp": seq, "change": 0.1}})
         tmp = f"{self.path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(document, fh)
         os.replace(tmp, self.path)
-        now = time.monotonic()
-        self.written_at[seq] = now
-        return now
+        self.written_at[seq] = time.time()
+        return time.monotonic()
 
 
 def process_tree(root_pid: int) -> list[int]:
