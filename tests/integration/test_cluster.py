@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -143,10 +144,13 @@ def test_cluster_ingest_reaches_clients_of_both_instances(cluster):
         proxied = clients[2].headers
         assert proxied["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in proxied, "the stream is never compressed"
+        pushed = time.monotonic()
         push(nginx.url, 101)
         updates = [client.events_until(lambda e: e.type == "panel_update", 5)[-1]
                    for client in clients]
         assert {u.data["cycle"] for u in updates} == {101}
+        # Through nginx within one refresh interval (plus scheduling margin): nothing buffers it.
+        assert updates[2].received_at - pushed < REFRESH_SECONDS + 0.4
         assert len({u.id for u in updates}) == 1
     finally:
         for client in clients:
