@@ -25,7 +25,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .source import Reading, SourceError, parse_document
+from .source import Reading, SourceError, parse_document, seconds_since
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +125,7 @@ class RedisSource:
 
     def age_seconds(self) -> float | None:
         """Seconds since the current document was written, None before the first."""
-        if self.last_change is None:
-            return None
-        return max(0.0, self._clock() - self.last_change)
+        return seconds_since(self.last_change, self._clock)
 
     def describe(self) -> dict[str, Any]:
         """The source's part of /summary/health."""

@@ -31,6 +31,11 @@ class SourceError(Exception):
     """A status document that cannot be used; the message is safe to show to clients."""
 
 
+def seconds_since(moment: float | None, clock: Callable[[], float]) -> float | None:
+    """Age of a wall-clock ``moment`` (never negative: clocks of writers may run ahead)."""
+    return None if moment is None else max(0.0, clock() - moment)
+
+
 def parse_document(raw: bytes, max_bytes: int) -> dict[str, Any]:
     """Validate and decode one status document: UTF-8 JSON object within the size cap."""
     if len(raw) > max_bytes:
@@ -127,9 +132,7 @@ class FileSource:
 
     def age_seconds(self) -> float | None:
         """Seconds since the last good document was written, None before the first."""
-        if self.last_change is None:
-            return None
-        return max(0.0, self._clock() - self.last_change)
+        return seconds_since(self.last_change, self._clock)
 
     def describe(self) -> dict[str, Any]:
         """The source's part of /summary/health."""

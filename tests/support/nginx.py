@@ -7,13 +7,13 @@ in the test's directory; ``stop`` always cleans up.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
 import time
 from pathlib import Path
 
+from tests.support.process import read_log, stop_process
 from tests.support.redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,18 +102,7 @@ class NginxServer:
         return False
 
     def log(self) -> str:
-        try:
-            return (self.workdir / "error.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.workdir / "error.log")
 
     def stop(self, timeout_seconds: float = 10) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=timeout_seconds)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, 9)
-            self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout_seconds)

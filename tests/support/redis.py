@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.process import read_log, stop_process
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
@@ -73,20 +75,11 @@ class RedisServer:
             return False
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self, timeout_seconds: float = 10) -> None:
         """SIGTERM, then SIGKILL if it lingers; the port is free afterwards."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=timeout_seconds)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop_process(self.proc, timeout_seconds)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

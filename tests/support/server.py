@@ -18,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.process import read_log, stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"Listening at: http://([\d.]+):(\d+)")
 BOOT_RE = re.compile(r"Booting worker with pid: (\d+)")
@@ -80,10 +82,7 @@ class GunicornServer:
             return False
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def worker_pids(self) -> list[int]:
         """Live worker processes of this master (read from /proc)."""
@@ -127,15 +126,11 @@ class GunicornServer:
         """SIGTERM, then SIGKILL of the whole process group if it does not go in time."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=timeout_seconds)
-        with contextlib.suppress(ProcessLookupError):
+        code = stop_process(self.proc, timeout_seconds)
+        with contextlib.suppress(ProcessLookupError):  # workers the master left behind
             os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
         self._log.close()
-        return self.proc.returncode
+        return code
 
 
 def socket_owner_pid(server: GunicornServer, client_port: int) -> int | None:
