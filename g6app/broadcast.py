@@ -33,7 +33,8 @@ def chunk(blob: bytes) -> bytes:
 
 
 class Subscriber:
-    """One attached stream: its socket, filter, what it holds, and how to wake it."""
+    """One stream's position (filter, the state it holds, the heartbeat and error it has seen,
+    its last write) and, while attached, its socket and how to wake it."""
 
     __slots__ = ("sock", "keys", "held", "heartbeat_seq", "error_seq", "last_write",
                  "attached", "remainder", "failed", "wake")
@@ -48,6 +49,35 @@ class Subscriber:
         self.wake = threading.Event()
 
 
+def owed(hub: Any, sub: Subscriber, now: float, keepalive_seconds: float,
+         may_update: bool = True) -> tuple[bytes, ...]:
+    """What ``sub`` must be sent now (shared, encoded blobs), advancing its position as if sent.
+
+    An error once per incident; one update from the state it holds to the newest (when
+    ``may_update``; skipped states are counted as dropped); a heartbeat once it is current; a
+    ping when nothing else was written for ``keepalive_seconds``."""
+    keys = sub.keys
+    parts: list[bytes] = []
+    if hub.error_seq != sub.error_seq:
+        sub.error_seq = hub.error_seq
+        parts.append(hub.error_bytes(sub.held.view_id(keys)))
+    current = hub.current
+    if current is not sub.held:
+        if current.view_id(keys) == sub.held.view_id(keys):
+            sub.held = current
+        elif may_update:
+            if current.seq - sub.held.seq > 1:
+                hub.metrics.events_dropped.inc(current.seq - sub.held.seq - 1)
+            parts.append(hub.update_bytes(sub.held, current, keys))
+            sub.held, sub.heartbeat_seq = current, hub.heartbeat_seq
+    if hub.heartbeat_seq != sub.heartbeat_seq and sub.held is current:
+        sub.heartbeat_seq = hub.heartbeat_seq
+        parts.append(hub.heartbeat_bytes(current, keys))
+    if not parts and now - sub.last_write >= keepalive_seconds:
+        parts.append(PING)
+    return tuple(parts)
+
+
 class Broadcaster:
     """The attached streams of one worker and the loop that writes to them."""
 
@@ -56,7 +86,6 @@ class Broadcaster:
         self.metrics = metrics
         self.keepalive_seconds = keepalive_seconds
         self._subscribers: set[Subscriber] = set()
-        self._errors: dict[tuple[int, str], bytes] = {}
         self._flushed_generation = -1
         self._next_keepalive_pass = 0.0
 
@@ -78,35 +107,6 @@ class Broadcaster:
         for sub in list(self._subscribers):
             self.detach(sub)
 
-    def _pending(self, sub: Subscriber, now: float) -> tuple[bytes, ...]:
-        """What ``sub`` is owed now (shared blobs), advancing what it holds and has seen."""
-        hub, keys = self.hub, sub.keys
-        parts: list[bytes] = []
-        if hub.error_seq != sub.error_seq:
-            sub.error_seq = hub.error_seq
-            parts.append(self._error(sub.held.view_id(keys)))
-        current = hub.current
-        if current is not sub.held:
-            if current.view_id(keys) != sub.held.view_id(keys):
-                parts.append(hub.update_bytes(sub.held, current, keys))
-                sub.heartbeat_seq = hub.heartbeat_seq
-            sub.held = current
-        if hub.heartbeat_seq != sub.heartbeat_seq:
-            sub.heartbeat_seq = hub.heartbeat_seq
-            parts.append(hub.heartbeat_bytes(current, keys))
-        if not parts and now - sub.last_write >= self.keepalive_seconds:
-            parts.append(PING)
-        return tuple(parts)
-
-    def _error(self, held_id: str) -> bytes:
-        key = (self.hub.error_seq, held_id)
-        blob = self._errors.get(key)
-        if blob is None:
-            self._errors = {key: blob} if len(self._errors) > 256 else self._errors
-            blob = self._errors[key] = events.error(
-                self.hub.error_message or "status source error", held_id)
-        return blob
-
     def flush(self) -> None:
         """Write what each attached stream is owed; detach those that cannot take it now."""
         if self.hub.closing is not None:
@@ -120,17 +120,17 @@ class Broadcaster:
         self._flushed_generation = self.hub.generation
         if now >= self._next_keepalive_pass:
             self._next_keepalive_pass = now + self.keepalive_seconds / 4
-        owed: dict[tuple, tuple[tuple[bytes, ...], bytes]] = {}  # streams in the same position
+        by_position: dict[tuple, tuple[tuple[bytes, ...], bytes]] = {}
         sent: Counter[tuple[bytes, ...]] = Counter()
         for count, sub in enumerate(list(self._subscribers), 1):
             if not sub.attached:
                 continue
             position = (id(sub.held), sub.keys, sub.heartbeat_seq, sub.error_seq,
                         now - sub.last_write >= self.keepalive_seconds)
-            known = owed.get(position)
+            known = by_position.get(position)  # streams in the same position are owed the same
             if known is None:
-                parts = self._pending(sub, now)
-                known = owed[position] = (parts, chunk(b"".join(parts)) if parts else b"")
+                parts = owed(self.hub, sub, now, self.keepalive_seconds)
+                known = by_position[position] = (parts, chunk(b"".join(parts)) if parts else b"")
             else:
                 self._advance(sub)
             parts, framed = known
@@ -142,7 +142,7 @@ class Broadcaster:
         self._count(sent)
 
     def _advance(self, sub: Subscriber) -> None:
-        """Bring ``sub`` where ``_pending`` brought an earlier stream in the same position."""
+        """Bring ``sub`` where ``owed`` brought an earlier stream in the same position."""
         hub = self.hub
         sub.held, sub.error_seq, sub.heartbeat_seq = hub.current, hub.error_seq, hub.heartbeat_seq
 

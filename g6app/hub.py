@@ -166,17 +166,21 @@ class Hub:
     def run(self, stop: threading.Event) -> None:
         """The poller: refresh every interval until ``stop`` is set. Never raises."""
         self._running = True
-        logger.info("hub started refresh_seconds=%s", self._refresh_seconds)
         try:
-            while not stop.is_set():
-                try:
-                    self.refresh()
-                    self.fanout.flush()
-                except Exception:  # a bug in one cycle must not stop the poller
-                    logger.exception("hub refresh failed")
-                stop.wait(self._refresh_seconds)
+            self._cycle()
+            logger.info("hub started refresh_seconds=%s id=%s", self._refresh_seconds,
+                        self.current.id)
+            while not stop.wait(self._refresh_seconds):
+                self._cycle()
         finally:
             self._running = False
+
+    def _cycle(self) -> None:
+        try:
+            self.refresh()
+            self.fanout.flush()
+        except Exception:  # a bug in one cycle must not stop the poller
+            logger.exception("hub refresh failed")
 
     @property
     def running(self) -> bool:
@@ -217,6 +221,12 @@ class Hub:
     def update_bytes(self, old: State, new: State, keys: tuple[str, ...]) -> bytes:
         return self._cached(("upd", old.id, new.id, keys),
                             lambda: events.update(old, new, keys, self.max_event_bytes))
+
+    def error_bytes(self, held_id: str) -> bytes:
+        """The current incident's error event for a client holding ``held_id``."""
+        message = self.error_message or "status source error"
+        return self._cached(("err", self.error_seq, held_id),
+                            lambda: events.error(message, held_id))
 
     def heartbeat_bytes(self, state: State, keys: tuple[str, ...]) -> bytes:
         return self._cached(("hb", self.heartbeat_seq, state.id, keys),

@@ -18,17 +18,16 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from . import admission, events
-from .broadcast import Subscriber
+from .broadcast import PING, Subscriber, owed
 from .errors import ApiError
 from .panels import PANEL_KEYS
 from .ratelimit import TokenBucket
-from .sse import CONTENT_TYPE, encode_comment, encode_retry
+from .sse import CONTENT_TYPE, encode_retry
 from .state import State
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_RETRY_SPREAD = 5  # a shutdown's bye asks for a reconnect after 1-5x the usual delay
-PING = encode_comment("ping")
 
 
 def deadline_left(deadline: float | None, now: float) -> float | None:
@@ -83,20 +82,17 @@ class EventStream:
                     now - started)
 
     def _write(self, blob: bytes, published_at: float | None = None) -> bytes:
-        # One event per write is the common case: its size is the blob's, no split needed.
-        if blob == PING:
-            sizes: tuple[int, ...] | list[int] = ()  # a comment, not an event
-        elif blob.count(b"\n\n") == 1:
-            sizes = (len(blob),)
-        else:
-            sizes = events.split_sizes(blob)
-        if sizes:
-            self.metrics.events_sent.inc(len(sizes))
-            for size in sizes:
-                self.metrics.event_size.observe(size)
-        if published_at is not None:
-            self.metrics.event_queue_latency.observe(time.monotonic() - published_at)
+        """Count what goes out (a ping is a comment, not an event) and note when."""
         self._writing_since = time.monotonic()
+        if blob == PING:
+            return blob
+        # One event per write is the common case: its size is the blob's, no split needed.
+        sizes = (len(blob),) if blob.count(b"\n\n") == 1 else events.split_sizes(blob)
+        self.metrics.events_sent.inc(len(sizes))
+        for size in sizes:
+            self.metrics.event_size.observe(size)
+        if published_at is not None:
+            self.metrics.event_queue_latency.observe(self._writing_since - published_at)
         return blob
 
     def _first(self) -> tuple[bytes, State]:
@@ -118,87 +114,68 @@ class EventStream:
         return started + lifetime * random.uniform(0.8, 1.0) if lifetime > 0 else None
 
     def _events(self, started: float) -> Iterator[bytes]:
-        hub, keys, settings = self.hub, self.keys, self.settings
+        hub, settings = self.hub, self.settings
         blob, held = self._first()
         yield self._write(blob)
         self._writing_since = None
-        last_write = time.monotonic()
+        pos = Subscriber(self.sock, self.keys, held, hub.heartbeat_seq, hub.error_seq,
+                         time.monotonic())
         deadline = self._deadline(started)
-        heartbeat_seq, error_seq = hub.heartbeat_seq, hub.error_seq
         while True:
             generation = hub.generation
             now = time.monotonic()
             if hub.closing is not None or (deadline is not None and now >= deadline):
-                yield self._bye(held, "shutdown" if hub.closing is not None else "max_lifetime")
+                yield self._bye(pos.held, "shutdown" if hub.closing is not None else "max_lifetime")
                 return
-            pending: list[bytes] = []
-            wait_for_token = None
-            if hub.error_seq != error_seq:
-                error_seq = hub.error_seq
-                pending.append(events.error(hub.error_message or "status source error",
-                                            held.view_id(keys)))
-            current = hub.current
-            if current is not held and current.view_id(keys) != held.view_id(keys):
-                if self.bucket is None or self.bucket.try_take():
-                    if current.seq - held.seq > 1:
-                        self.metrics.events_dropped.inc(current.seq - held.seq - 1)
-                    pending.append(hub.update_bytes(held, current, keys))
-                    held, heartbeat_seq = current, hub.heartbeat_seq
-                else:
-                    wait_for_token = self.bucket.seconds_until_token()
-            elif current is not held:
-                held = current
-            if hub.heartbeat_seq != heartbeat_seq and held is current:
-                heartbeat_seq = hub.heartbeat_seq
-                pending.append(hub.heartbeat_bytes(current, keys))
-            if pending:
-                yield self._write(b"".join(pending), hub.published_at)
+            may_update, wait_for_token = self._pace(pos.held)
+            parts = owed(hub, pos, now, settings.sse_keepalive_seconds, may_update)
+            if parts:
+                yield self._write(b"".join(parts), hub.published_at)
                 self._writing_since = None
-                last_write = time.monotonic()
+                pos.last_write = time.monotonic()
                 continue
             if self.direct and hub.running and deadline_left(deadline, now) != 0:
-                after = self._sleep_attached(held, heartbeat_seq, error_seq, last_write, deadline)
-                if after is None:
+                if not self._sleep_attached(pos, deadline):
                     return
-                held, heartbeat_seq, error_seq, last_write = after
                 continue
-            timeout = settings.sse_keepalive_seconds - (now - last_write)
-            if timeout <= 0:
-                yield self._write(PING)
-                self._writing_since = None
-                last_write = time.monotonic()
-                continue
-            if deadline is not None:
-                timeout = min(timeout, deadline - now)
-            if wait_for_token is not None:
-                timeout = min(timeout, wait_for_token)
-            hub.wait(generation, max(timeout, 0.0))
+            waits = (settings.sse_keepalive_seconds - (now - pos.last_write),
+                     deadline_left(deadline, now), wait_for_token)
+            hub.wait(generation, max(0.0, min(w for w in waits if w is not None)))
 
-    def _sleep_attached(self, held: State, heartbeat_seq: int, error_seq: int,
-                        last_write: float, deadline: float | None) -> tuple | None:
-        """Let the broadcaster write for this stream until it detaches it; None ends the stream."""
+    def _pace(self, held: State) -> tuple[bool, float | None]:
+        """May an update be sent now (the token bucket), and if not, how long until it may."""
+        current = self.hub.current
+        if self.bucket is None or current is held or \
+                current.view_id(self.keys) == held.view_id(self.keys):
+            return True, None
+        if self.bucket.try_take():
+            return True, None
+        return False, self.bucket.seconds_until_token()
+
+    def _sleep_attached(self, pos: Subscriber, deadline: float | None) -> bool:
+        """Let the broadcaster write for this stream until it detaches it; False ends the stream."""
         fanout = self.hub.fanout
-        sub = Subscriber(self.sock, self.keys, held, heartbeat_seq, error_seq, last_write)
-        fanout.attach(sub)
+        fanout.attach(pos)
         try:
-            sub.wake.wait(deadline_left(deadline, time.monotonic()))
+            pos.wake.wait(deadline_left(deadline, time.monotonic()))
         finally:
-            fanout.detach(sub)
-        if not sub.failed and sub.remainder:
+            fanout.detach(pos)
+        if not pos.failed and pos.remainder:
+            remainder, pos.remainder = pos.remainder, b""
             self._writing_since = time.monotonic()
             try:
-                self.sock.sendall(sub.remainder)
+                self.sock.sendall(remainder)
                 self._writing_since = None
             except TimeoutError:
                 pass  # counted as a slow client on close
             except OSError:
                 self._writing_since = None
-                sub.failed = True
-        if sub.failed or self._writing_since is not None:
+                pos.failed = True
+        if pos.failed or self._writing_since is not None:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)  # gunicorn's last write fails at once
-            return None
-        return sub.held, sub.heartbeat_seq, sub.error_seq, sub.last_write
+            return False
+        return True
 
     def _bye(self, held: State, reason: str) -> bytes:
         retry_ms = None

@@ -56,6 +56,7 @@ class GunicornServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_seconds: float = 20) -> GunicornServer:
+        offset = len(self.log())
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop(), outlives this call)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *self.extra_args,
@@ -69,7 +70,9 @@ class GunicornServer:
             match = LISTEN_RE.search(self.log())
             if match and self.port is None:
                 self.port = int(match.group(2))
-            if self.port and len(self.worker_pids()) >= self.workers and self._healthy():
+            # Every worker has read the status once ("hub started" follows its first refresh).
+            started = self.log()[offset:].count("hub started")
+            if self.port and started >= self.workers and self._healthy():
                 return self
             time.sleep(0.05)
         raise TimeoutError(f"gunicorn not ready in {timeout_seconds}s:\n{self.log()}")
