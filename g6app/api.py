@@ -6,6 +6,8 @@ Thin views over the hub and the source; they compute nothing the stream does not
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, current_app, jsonify
 
 from .events import SCHEMA_VERSION
@@ -39,6 +41,7 @@ def health():
         **service.hub.describe(),
         source=service.source.describe(),
         active_streams=service.active_streams,
+        worker_pid=os.getpid(),  # which worker answered: each has its own hub and streams
     )
 
 

@@ -97,11 +97,24 @@ def open_stream(target: Target, token: str | None,
         decoder = ChunkedDecoder() if chunked else None
         body = decoder.feed(rest) if decoder else rest
         if status != 200:
+            body = _error_body(sock, headers, body)
             raise HTTPStatusError(status, _reason(body), _retry_after(headers))
         return sock, decoder, body
     except BaseException:
         sock.close()
         raise
+
+
+def _error_body(sock: socket.socket, headers: dict[str, str], body: bytes) -> bytes:
+    """The whole (small) body of an error answer: it may come in a later segment than the head."""
+    length = headers.get("content-length", "")
+    wanted = min(int(length), MAX_HEAD_BYTES) if length.isdigit() else 0
+    while len(body) < wanted:
+        try:
+            body += _recv(sock)
+        except (OSError, ConnectionError):
+            break
+    return body
 
 
 def _reason(body: bytes) -> str:

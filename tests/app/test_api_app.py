@@ -51,7 +51,7 @@ def test_api_health_fields(make_app, status_file: Path):
     resync = client.get("/summary/resync").get_json()
     assert body["schema_version"] == 1 and body["version"]
     assert body["cycle"] == 40105 and body["id"] == resync["id"]
-    assert body["active_streams"] == 0
+    assert body["active_streams"] == 0 and body["worker_pid"] == os.getpid()
     assert set(body["panel_updates"]) == set(PANEL_KEYS)
     assert "diff_hit_ratio" in body
     source = body["source"]

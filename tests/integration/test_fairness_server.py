@@ -63,9 +63,10 @@ def test_resume_after_reconnect_sends_only_the_difference(gunicorn_server):
     server = gunicorn_server(env={"G6_SSE_HEARTBEAT_CYCLES": "5"})
     with SSEClient.connect(server.url) as client:
         first_id = snapshot_id(client)
-    status.write(server.status_file, status.with_ltp(status.load(), "NIFTY", 20202.0))
-    wait_until(lambda: server.get_json("/summary/resync")[1]["id"] != first_id)
-    current_id = server.get_json("/summary/resync")[1]["id"]
+    changed = status.with_ltp(status.load(), "NIFTY", 20202.0)
+    status.write(server.status_file, changed)
+    current_id = expected_id(changed)
+    server.wait_all_workers(lambda health: health["id"] == current_id)
     for attempt in range(4):  # each reconnect may land on either worker; all must resume
         with SSEClient.connect(server.url, headers={"Last-Event-ID": first_id}) as client:
             hello, update = client.next_event(), client.next_event()

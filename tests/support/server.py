@@ -117,6 +117,21 @@ class GunicornServer:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.read().decode()
 
+    def wait_all_workers(self, probe, timeout_seconds: float = 10) -> None:
+        """Until ``probe(health)`` holds for a /summary/health answer from every live worker."""
+        good: set[int] = set()
+        deadline = time.monotonic() + timeout_seconds
+        while not set(self.worker_pids()) <= good:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers {sorted(set(self.worker_pids()) - good)} never "
+                                     f"satisfied the condition")
+            _, health = self.get_json("/summary/health")
+            if probe(health):
+                good.add(health["worker_pid"])
+            else:
+                good.discard(health["worker_pid"])
+                time.sleep(0.02)
+
     def signal(self, signum: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(signum)
