@@ -93,6 +93,10 @@ class Broadcaster:
         return len(self._subscribers)
 
     def attach(self, sub: Subscriber) -> None:
+        """Write for ``sub`` from now on; after shutdown began, wake it at once instead."""
+        if self.hub.closing is not None:
+            sub.wake.set()
+            return
         sub.attached = True
         sub.wake.clear()
         self._subscribers.add(sub)

@@ -1,8 +1,10 @@
 """The SSE response: turns the hub into bytes for one client, until it leaves or we close.
 
-One generator per client. It holds only the state the client last received (a reference into
-the hub's history), so a slow or rate-limited client is coalesced: when it can take more, it
-gets one update from what it holds to the newest state. Admission happens before this runs.
+One generator per client. It holds only its position (the state the client last received, a
+reference into the hub's history), so a slow or rate-limited client is coalesced: when it can
+take more, it gets one update from what it holds to the newest state. Once it owes nothing, a
+stream on a real socket sleeps attached to the hub's broadcaster, which writes for it until it
+must act itself (see broadcast). Admission happens before this runs.
 """
 
 from __future__ import annotations

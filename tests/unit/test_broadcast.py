@@ -135,3 +135,10 @@ def test_metrics_observe_many_equals_repeated_observe():
         labels = {"le": bound}
         assert one.registry.get_sample_value("g6_sse_http_event_size_bytes_bucket", labels) == \
             many.registry.get_sample_value("g6_sse_http_event_size_bytes_bucket", labels)
+
+
+def test_broadcast_attach_after_close_wakes_at_once(hub: Hub):
+    """A stream attaching after shutdown began is not left asleep."""
+    hub.close("shutdown")
+    sub = attach(hub, FakeSocket())
+    assert sub.wake.is_set() and not sub.attached and len(hub.fanout) == 0
