@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from g6app import panels
+from g6app import formatting, panels
 from g6app.panels import DASH, PANEL_KEYS, PANEL_TITLES, build_panels, status_cycle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -239,10 +239,10 @@ def test_build_panels_alerts_strings_and_dicts() -> None:
 
 def test_build_panels_long_lists_are_capped() -> None:
     """A very long alert list is cut with a line saying how many were left out."""
-    doc = {"alerts": [f"a{i}" for i in range(panels.MAX_ITEMS + 7)]}
+    doc = {"alerts": [f"a{i}" for i in range(formatting.MAX_ITEMS + 7)]}
     lines = build_panels(doc)["alerts"]["lines"]
-    assert lines[0] == f"{panels.MAX_ITEMS + 7} alerts"
-    assert lines[-1] == "\u2026 7 more" and len(lines) == panels.MAX_ITEMS + 2
+    assert lines[0] == f"{formatting.MAX_ITEMS + 7} alerts"
+    assert lines[-1] == "\u2026 7 more" and len(lines) == formatting.MAX_ITEMS + 2
 
 
 def test_build_panels_failing_builder_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
