@@ -217,6 +217,8 @@ def summary_events():
         raise ApiError(404, "event stream disabled")
     if request.method == "OPTIONS":
         return preflight(service.settings)
+    if service.hub.closing is not None:  # this worker is going away: come back elsewhere
+        raise ApiError(503, "shutting down", {"Retry-After": "1"})
     request_id = g.request_id
     address = admission.check_identity(service, request, request_id)
     keys = parse_panels(request.args.get("panels"))

@@ -84,3 +84,13 @@ def test_admission_app_metrics_families_include_rejection_counters(make_app):
                  "g6_sse_http_rate_limited", "g6_sse_http_too_many_connections",
                  "g6_sse_http_rejected_connections", "g6_sse_http_slow_client_disconnects"):
         assert name in names
+
+
+def test_admission_app_no_new_stream_once_shutdown_began(make_app):
+    """After the worker was told to stop, a new stream gets 503 + Retry-After, not a stream."""
+    app = make_app()
+    app.extensions["g6app"].stop("shutdown")
+    response = app.test_client().get("/summary/events")
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "shutting down"}
+    assert response.headers["Retry-After"] == "1"
