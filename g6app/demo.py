@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 
-from .simulator import Simulator, write_atomic
+from .simulator import Simulator
+from .source import write_atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     status_file = os.path.abspath(args.status_file)
     sim = Simulator(interval_seconds=args.interval)
-    write_atomic(status_file, sim.step())
+    write_atomic(status_file, sim.step(), create_directory=True)
     env = {**os.environ, "G6_STATUS_FILE": status_file}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         while server.poll() is None:
             time.sleep(args.interval)
-            write_atomic(status_file, sim.step())
+            write_atomic(status_file, sim.step(), create_directory=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -39,8 +39,7 @@ class Service:
         """Start the hub's poller (a greenlet under gevent's patched threading)."""
         if self._threads:
             return
-        if hasattr(self.source, "start"):
-            self.source.start()
+        self.source.start()
         poller = threading.Thread(target=self.hub.run, args=(self._stop,),
                                   name="g6app-hub", daemon=True)
         self._threads.append(poller)
@@ -63,5 +62,4 @@ class Service:
             logger.info("service stopping reason=%s", reason)
         self.hub.close(reason)
         self._stop.set()
-        if hasattr(self.source, "stop"):
-            self.source.stop()
+        self.source.stop()

@@ -7,30 +7,16 @@ Each write is atomic (temporary file + rename), so readers never see half a docu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import socket
-import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+from .source import write_atomic
+
 INDICES = {"NIFTY": 19980.0, "BANKNIFTY": 44950.0, "FINNIFTY": 19950.0, "SENSEX": 66900.0}
-
-
-def write_atomic(path: str, document: dict[str, Any]) -> None:
-    """Replace ``path`` with the JSON document in one rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".status-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _iso(ts: float) -> str:
@@ -102,6 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     sim = Simulator(args.seed, args.interval)
     while args.cycles == 0 or sim.cycle < args.cycles:
-        write_atomic(args.out, sim.step())
+        write_atomic(args.out, sim.step(), create_directory=True)
         time.sleep(args.interval)
     return 0

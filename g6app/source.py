@@ -31,6 +31,26 @@ class SourceError(Exception):
     """A status document that cannot be used; the message is safe to show to clients."""
 
 
+def write_atomic(path: str, document: dict[str, Any], create_directory: bool = False) -> None:
+    """Replace ``path`` with the JSON document in one rename: a temporary file in the same
+    directory, flushed to disk first, so a reader sees the old document or the new, never half.
+    A missing directory is an error unless ``create_directory`` (the demo's first write)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if create_directory:
+        os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
 def seconds_since(moment: float | None, clock: Callable[[], float]) -> float | None:
     """Age of a wall-clock ``moment`` (never negative: clocks of writers may run ahead)."""
     return None if moment is None else max(0.0, clock() - moment)
@@ -116,19 +136,14 @@ class FileSource:
         return Reading(error=message)
 
     def store(self, document: dict[str, Any]) -> None:
-        """Replace the file atomically (ingest): a temp file in the same directory, then rename."""
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
+        """Replace the file atomically (ingest), so every worker reads all of it or none."""
+        write_atomic(self.path, document)
+
+    def start(self) -> None:
+        """Nothing runs in the background: each poll stats the file."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
 
     def age_seconds(self) -> float | None:
         """Seconds since the last good document was written, None before the first."""
