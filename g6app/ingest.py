@@ -8,12 +8,12 @@ instance) serves it through its usual path. It never publishes to the hub direct
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
 from .errors import ApiError
+from .security import token_matches
 from .source import SourceError, parse_document
 
 logger = logging.getLogger(__name__)
@@ -23,8 +23,7 @@ bp = Blueprint("ingest", __name__)
 
 def _check_token(expected: str) -> None:
     scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-            supplied.strip().encode(), expected.encode()):
+    if scheme.lower() != "bearer" or not token_matches(expected, supplied.strip()):
         raise ApiError(401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="g6app"'})
 
 
