@@ -18,8 +18,6 @@ from .panels import PANEL_KEYS
 EVENT_SIZE_BUCKETS_BYTES = (64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
 LATENCY_BUCKETS_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DURATION_BUCKETS_SECONDS = (1, 5, 15, 60, 300, 900, 3600, 14400, 86400)
-REJECT_REASONS = ("unauthorized", "forbidden_ip", "forbidden_ua", "rate_limited",
-                  "too_many_connections")
 RESUME_RESULTS = ("hit", "miss")
 
 

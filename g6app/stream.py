@@ -107,8 +107,8 @@ class EventStream:
             parts.append(hub.update_bytes(self.resume, current, keys))
         else:
             parts.append(hub.snapshot_bytes(current, keys))
-        if hub.source.last_error is not None:
-            parts.append(events.error(hub.source.last_error, current.view_id(keys)))
+        if hub.source.last_error is not None:  # connecting during an incident
+            parts.append(hub.error_bytes(current.view_id(keys)))
         return b"".join(parts), current
 
     def _deadline(self, started: float) -> float | None:
