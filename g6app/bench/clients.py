@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from .wire import ChunkedDecoder, ResponseHead, SSEParser, WireError, parse_head
+from .wire import ChunkedDecoder, ProtocolError, ResponseHead, SSEParser, parse_head
 
 SEQ_RE = re.compile(r'"NIFTY +([\d,]+)\.')
 RECV_BYTES = 262144
@@ -57,7 +57,7 @@ class Conn:
         self.head: ResponseHead | None = None
         self.buffer = b""
         self.decoder: ChunkedDecoder | None = None
-        self.parser = SSEParser()
+        self.parser = SSEParser(strict=True)
         self.started = time.monotonic()
         self.snapshot_seq: int | None = None
         self.seqs = 0  # panel_updates that carried a new change number
@@ -151,7 +151,7 @@ class Swarm:
             return
         try:
             self._body(conn, data, received)
-        except WireError as exc:
+        except ProtocolError as exc:
             self.parse_errors += 1
             self._fail(conn, f"framing: {exc}")
 

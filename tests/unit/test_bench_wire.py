@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from g6app.bench.clients import sequence_of
-from g6app.bench.wire import ChunkedDecoder, SSEParser, WireError, parse_head
+from g6app.bench.wire import ChunkedDecoder, ProtocolError, SSEParser, parse_head
 
 
 def _chunked(*payloads: bytes) -> bytes:
@@ -21,7 +21,7 @@ def test_parse_head_waits_for_blank_line_then_splits_body():
 
 def test_parse_head_rejects_garbage():
     """A response that is not HTTP/1.x is a wire error, not a crash."""
-    with pytest.raises(WireError):
+    with pytest.raises(ProtocolError):
         parse_head(b"SSH-2.0-OpenSSH\r\n\r\n")
 
 
@@ -36,10 +36,10 @@ def test_chunked_decoder_reassembles_any_split(step: int):
 
 
 def test_chunked_decoder_rejects_bad_size_and_missing_crlf():
-    """Broken framing raises WireError."""
-    with pytest.raises(WireError):
+    """Broken framing raises ProtocolError."""
+    with pytest.raises(ProtocolError):
         ChunkedDecoder().feed(b"zz\r\nabc\r\n")
-    with pytest.raises(WireError):
+    with pytest.raises(ProtocolError):
         ChunkedDecoder().feed(b"3\r\nabcXX")
 
 
@@ -48,11 +48,11 @@ def test_sse_parser_handles_crlf_comments_and_multiline_data(step: int):
     """Events split at any byte, with CRLF or LF lines, comments and two data lines, parse alike."""
     raw = (b"retry: 3000\r\n\r\n: ping\r\n\r\nevent: hello\r\nid: s1\r\ndata: {\"a\":1}\r\n\r\n"
            b"event: panel_update\ndata: [1,\ndata: 2]\n\n")
-    parser = SSEParser()
+    parser = SSEParser(strict=True)
     found = []
     for i in range(0, len(raw), step):
         found += parser.feed(raw[i:i + step])
-    assert [(e.type, e.data, e.id) for e in found] == [
+    assert [(e.type, e.data, e.last_event_id) for e in found] == [
         ("hello", '{"a":1}', "s1"), ("panel_update", "[1,\n2]", "s1")]
     assert parser.comments == 1
 
