@@ -26,13 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # SIGTERM ends the demo like Ctrl-C does: through the finally below, which stops gunicorn.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     status_file = os.path.abspath(args.status_file)
     sim = Simulator(interval_seconds=args.interval)
     write_atomic(status_file, sim.step(), create_directory=True)
     env = {**os.environ, "G6_STATUS_FILE": status_file}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env)
+        cwd=ROOT, env=env,
+        # Its own session: Ctrl-C reaches only this process, which then stops gunicorn
+        # gracefully (SIGTERM: every stream gets bye) instead of gunicorn's quick SIGINT exit.
+        start_new_session=True)
     try:
         while server.poll() is None:
             time.sleep(args.interval)
