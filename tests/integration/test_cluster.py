@@ -70,8 +70,11 @@ def push(url: str, cycle: int) -> dict:
     return answer
 
 
-def serving(instance, cycle: int) -> bool:
-    return instance.get_json("/summary/resync")[1]["cycle"] == cycle
+def all_serving(instances, cycle: int) -> None:
+    """Until every worker of every instance serves ``cycle`` (one worker answering is not
+    enough: a stream may land on the other, still holding the previous state)."""
+    for instance in instances:
+        instance.wait_all_workers(lambda health: health["cycle"] == cycle)
 
 
 def request_from(source_address: str, url: str, path: str,
@@ -135,7 +138,7 @@ def test_cluster_ingest_reaches_clients_of_both_instances(cluster):
     # No keepalive comment for a minute: an update held in a proxy buffer would miss the deadline.
     _, (a, b), nginx = cluster(G6_SSE_KEEPALIVE_SECONDS="60")
     push(nginx.url, 100)
-    wait_until(lambda: serving(a, 100) and serving(b, 100), 10, message="both serve cycle 100")
+    all_serving((a, b), 100)
     clients = [SSEClient.connect(a.url), SSEClient.connect(b.url),
                SSEClient.connect(nginx.url, headers={"Accept-Encoding": "gzip"})]
     try:
@@ -175,7 +178,7 @@ def test_cluster_client_resumes_after_its_instance_stops(cluster):
     """A client of a stopped instance resumes through nginx by Last-Event-ID, without a snapshot."""
     _, (a, b), nginx = cluster()
     push(nginx.url, 200)
-    wait_until(lambda: serving(a, 200) and serving(b, 200), 10, message="both serve cycle 200")
+    all_serving((a, b), 200)
     with SSEClient.connect(a.url) as client:
         held = first_state(client)
         a.signal(signal.SIGTERM)
